@@ -1,0 +1,3 @@
+from atum_metrics.cli import main
+
+raise SystemExit(main())

@@ -117,6 +117,8 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace, Settings], int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from atum_metrics.worker import DB_ERRORS
+
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)
@@ -127,3 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    except DB_ERRORS as exc:
+        print(f"atum-metrics: error: database: {exc}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -76,8 +76,6 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 def token(args: argparse.Namespace, settings: Settings) -> int:
     import uuid
 
-    from atum_metrics import tokens
-
     try:
         org = uuid.UUID(args.org)
     except ValueError:
@@ -86,6 +84,8 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
         ttl = parse_duration(args.ttl)
     except ValueError as exc:
         raise UsageError(f"--ttl: {exc}") from None
+    from atum_metrics import tokens
+
     print(tokens.mint_token(settings, org, admin=args.admin, ttl=ttl))
     return EXIT_OK
 

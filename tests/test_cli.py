@@ -1,0 +1,70 @@
+"""The console script: bad configuration exits 2 with one line, good commands work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from atum_metrics.settings import SettingsError, load_settings
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ATUM_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "atum_metrics", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "mentions"),
+    [
+        ({"ATUM_SNAPSHOT_INTERVAL": "soon"}, ["migrate"], "ATUM_SNAPSHOT_INTERVAL"),
+        ({"ATUM_SNAPSHOT_INTERVAL": "-5"}, ["worker", "--once"], "ATUM_SNAPSHOT_INTERVAL"),
+        ({"ATUM_METRICS_WINDOW": "24x"}, ["worker"], "ATUM_METRICS_WINDOW"),
+        ({"ATUM_DATABASE_URL": "mysql://x"}, ["db-url"], "ATUM_DATABASE_URL"),
+        ({"ATUM_SSE_MAX_PER_ORG": "lots"}, ["db-url"], "ATUM_SSE_MAX_PER_ORG"),
+        ({}, ["worker", "--interval", "0"], "ATUM_SNAPSHOT_INTERVAL"),
+        ({}, ["token", "--org", "not-a-uuid"], "--org"),
+        ({}, ["no-such-command"], "invalid choice"),
+    ],
+)
+def test_bad_configuration_exits_2_with_one_line(
+    env: dict[str, str], args: list[str], mentions: str
+) -> None:
+    result = run_cli(*args, env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert mentions in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_settings_read_the_environment_and_flags_override() -> None:
+    env = {"ATUM_SNAPSHOT_INTERVAL": "10", "ATUM_METRICS_WINDOW": "2h", "ATUM_SSE_PING": "5"}
+    settings = load_settings(env, snapshot_interval="3")
+    assert settings.snapshot_interval == 3.0
+    assert settings.metrics_window.total_seconds() == 7200
+    assert settings.sse_ping == 5.0
+    with pytest.raises(SettingsError, match="ATUM_HISTORY_MAX_RANGE"):
+        load_settings({"ATUM_HISTORY_MAX_RANGE": "0d"})
+
+
+def test_migrate_seed_and_one_cycle_against_a_database(database_url: str) -> None:
+    env = {"ATUM_DATABASE_URL": database_url}
+    assert run_cli("migrate", env=env).returncode == 0
+    seeded = run_cli("seed-demo", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert len(seeded.stdout.strip().splitlines()) == 3
+    once = run_cli("worker", "--once", env=env)
+    assert once.returncode == 0, once.stderr
+    assert "3 organizations" in once.stdout
+    url = run_cli("db-url", env=env)
+    assert url.stdout.strip() == database_url

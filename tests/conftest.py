@@ -94,3 +94,12 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(database_url, server_settings={"TimeZone": "UTC"})
     yield connection
     await connection.close()
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The base URL of a real server (uvicorn on a free port) over the test's database."""
+    from tests.live_server import running_server
+
+    with running_server(settings) as server:
+        yield server.base_url

@@ -1,9 +1,6 @@
 -- One worker cycle: every organization's snapshot at T = $1, window W = $2, in one statement.
 -- Metric definitions: CONTRACT.md section 4. The window is (T - W, T]; durations in minutes.
 WITH
-params AS (
-    SELECT $1::timestamptz AS t, $1::timestamptz - $2::interval AS t0
-),
 by_status AS (
     SELECT organization_id,
            count(*) FILTER (WHERE status = 'open')     AS open,
@@ -28,9 +25,9 @@ frt AS (
            percentile_cont(ARRAY[0.5, 0.95]::float8[]) WITHIN GROUP (
                ORDER BY extract(epoch FROM first_response_at - created_at)::float8 / 60
            ) AS p
-    FROM tickets, params
+    FROM tickets
     WHERE first_response_at IS NOT NULL
-      AND first_response_at > params.t0 AND first_response_at <= params.t
+      AND first_response_at > ($1::timestamptz - $2::interval) AND first_response_at <= $1::timestamptz
     GROUP BY organization_id
 ),
 mttr AS (
@@ -38,10 +35,10 @@ mttr AS (
            percentile_cont(ARRAY[0.5, 0.95]::float8[]) WITHIN GROUP (
                ORDER BY extract(epoch FROM coalesce(resolved_at, closed_at) - created_at)::float8 / 60
            ) AS p
-    FROM tickets, params
+    FROM tickets
     WHERE status IN ('resolved', 'closed')
-      AND coalesce(resolved_at, closed_at) > params.t0
-      AND coalesce(resolved_at, closed_at) <= params.t
+      AND coalesce(resolved_at, closed_at) > ($1::timestamptz - $2::interval)
+      AND coalesce(resolved_at, closed_at) <= $1::timestamptz
     GROUP BY organization_id
 ),
 -- A target is decided at its completion when on time, else at its due time; so its decision
@@ -50,21 +47,21 @@ mttr AS (
 sla_targets AS (
     SELECT organization_id,
            coalesce(first_response_at <= first_response_due_at, false) AS achieved
-    FROM tickets, params
+    FROM tickets
     WHERE first_response_due_at IS NOT NULL
-      AND least(first_response_at, first_response_due_at) > params.t0
-      AND least(first_response_at, first_response_due_at) <= params.t
+      AND least(first_response_at, first_response_due_at) > ($1::timestamptz - $2::interval)
+      AND least(first_response_at, first_response_due_at) <= $1::timestamptz
     UNION ALL
     SELECT organization_id,
            coalesce(CASE WHEN status IN ('resolved', 'closed')
                          THEN coalesce(resolved_at, closed_at) END <= resolution_due_at,
                     false) AS achieved
-    FROM tickets, params
+    FROM tickets
     WHERE resolution_due_at IS NOT NULL
       AND least(CASE WHEN status IN ('resolved', 'closed')
-                     THEN coalesce(resolved_at, closed_at) END, resolution_due_at) > params.t0
+                     THEN coalesce(resolved_at, closed_at) END, resolution_due_at) > ($1::timestamptz - $2::interval)
       AND least(CASE WHEN status IN ('resolved', 'closed')
-                     THEN coalesce(resolved_at, closed_at) END, resolution_due_at) <= params.t
+                     THEN coalesce(resolved_at, closed_at) END, resolution_due_at) <= $1::timestamptz
 ),
 sla AS (
     SELECT organization_id,
@@ -91,7 +88,7 @@ INSERT INTO metrics_snapshots (
     frt_p50, frt_p95, mttr_p50, mttr_p95, sla_compliance_pct, agent_load
 )
 SELECT org.id,
-       params.t,
+       $1::timestamptz,
        jsonb_build_object('open', coalesce(s.open, 0), 'pending', coalesce(s.pending, 0),
                           'resolved', coalesce(s.resolved, 0), 'closed', coalesce(s.closed, 0)),
        jsonb_build_object('low', coalesce(p.low, 0), 'medium', coalesce(p.medium, 0),
@@ -100,7 +97,6 @@ SELECT org.id,
        sla.pct,
        coalesce(load.agent_load, '{}'::jsonb)
 FROM organizations org
-CROSS JOIN params
 LEFT JOIN by_status s   ON s.organization_id = org.id
 LEFT JOIN by_priority p ON p.organization_id = org.id
 LEFT JOIN frt           ON frt.organization_id = org.id

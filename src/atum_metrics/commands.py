@@ -30,8 +30,10 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
+    from atum_metrics.retention import daily_hook
+
     settings = database.with_database(settings)
-    job = Worker(settings)
+    job = Worker(settings, daily=daily_hook(settings))
     if args.once:
         cycle = asyncio.run(job.run_once())
         print(f"snapshot at {cycle.snapshot_ts.isoformat()}: {cycle.organizations} organizations")

@@ -59,7 +59,9 @@ class Worker:
         self.leading = False
 
     async def _connect(self) -> asyncpg.Connection:
-        conn = await connect(primary_url(self._settings), application_name=self._name)
+        conn = await connect(
+            primary_url(self._settings), application_name=self._name, keepalives=True
+        )
         return conn
 
     async def run_once(self) -> Cycle:

@@ -1,0 +1,109 @@
+-- Baseline for bench/worker_cycle.py: the seed's design, one organization ($3) per statement,
+-- run in a loop over organizations. Same definitions as sql/queries/snapshot_cycle.sql.
+-- Metric definitions: CONTRACT.md section 4. The window is (T - W, T]; durations in minutes.
+WITH
+by_status AS (
+    SELECT organization_id,
+           count(*) FILTER (WHERE status = 'open')     AS open,
+           count(*) FILTER (WHERE status = 'pending')  AS pending,
+           count(*) FILTER (WHERE status = 'resolved') AS resolved,
+           count(*) FILTER (WHERE status = 'closed')   AS closed
+    FROM tickets
+    WHERE organization_id = $3
+    GROUP BY organization_id
+),
+by_priority AS (
+    SELECT organization_id,
+           count(*) FILTER (WHERE priority = 'low')    AS low,
+           count(*) FILTER (WHERE priority = 'medium') AS medium,
+           count(*) FILTER (WHERE priority = 'high')   AS high,
+           count(*) FILTER (WHERE priority = 'urgent') AS urgent
+    FROM tickets
+    WHERE status IN ('open', 'pending') AND organization_id = $3
+    GROUP BY organization_id
+),
+frt AS (
+    SELECT organization_id,
+           percentile_cont(ARRAY[0.5, 0.95]::float8[]) WITHIN GROUP (
+               ORDER BY extract(epoch FROM first_response_at - created_at)::float8 / 60
+           ) AS p
+    FROM tickets
+    WHERE organization_id = $3 AND first_response_at IS NOT NULL
+      AND first_response_at > ($1::timestamptz - $2::interval) AND first_response_at <= $1::timestamptz
+    GROUP BY organization_id
+),
+mttr AS (
+    SELECT organization_id,
+           percentile_cont(ARRAY[0.5, 0.95]::float8[]) WITHIN GROUP (
+               ORDER BY extract(epoch FROM coalesce(resolved_at, closed_at) - created_at)::float8 / 60
+           ) AS p
+    FROM tickets
+    WHERE organization_id = $3 AND status IN ('resolved', 'closed')
+      AND coalesce(resolved_at, closed_at) > ($1::timestamptz - $2::interval)
+      AND coalesce(resolved_at, closed_at) <= $1::timestamptz
+    GROUP BY organization_id
+),
+-- A target is decided at its completion when on time, else at its due time; so its decision
+-- time is least(completion, due) (least() skips a null completion) and it was achieved exactly
+-- when completion <= due.
+sla_targets AS (
+    SELECT organization_id,
+           coalesce(first_response_at <= first_response_due_at, false) AS achieved
+    FROM tickets
+    WHERE organization_id = $3 AND first_response_due_at IS NOT NULL
+      AND least(first_response_at, first_response_due_at) > ($1::timestamptz - $2::interval)
+      AND least(first_response_at, first_response_due_at) <= $1::timestamptz
+    UNION ALL
+    SELECT organization_id,
+           coalesce(CASE WHEN status IN ('resolved', 'closed')
+                         THEN coalesce(resolved_at, closed_at) END <= resolution_due_at,
+                    false) AS achieved
+    FROM tickets
+    WHERE organization_id = $3 AND resolution_due_at IS NOT NULL
+      AND least(CASE WHEN status IN ('resolved', 'closed')
+                     THEN coalesce(resolved_at, closed_at) END, resolution_due_at) > ($1::timestamptz - $2::interval)
+      AND least(CASE WHEN status IN ('resolved', 'closed')
+                     THEN coalesce(resolved_at, closed_at) END, resolution_due_at) <= $1::timestamptz
+),
+sla AS (
+    SELECT organization_id,
+           100.0::float8 * count(*) FILTER (WHERE achieved) / count(*) AS pct
+    FROM sla_targets
+    GROUP BY organization_id
+),
+open_by_assignee AS (
+    SELECT assignee_id, count(*) AS n
+    FROM tickets
+    WHERE organization_id = $3 AND status IN ('open', 'pending') AND assignee_id IS NOT NULL
+    GROUP BY assignee_id
+),
+load AS (
+    SELECT a.organization_id,
+           jsonb_object_agg(a.handle, coalesce(o.n, 0)) AS agent_load
+    FROM agents a
+    LEFT JOIN open_by_assignee o ON o.assignee_id = a.id
+    WHERE a.organization_id = $3 AND (a.active OR o.n > 0)
+    GROUP BY a.organization_id
+)
+INSERT INTO metrics_snapshots (
+    organization_id, snapshot_ts, tickets_by_status, tickets_by_priority,
+    frt_p50, frt_p95, mttr_p50, mttr_p95, sla_compliance_pct, agent_load
+)
+SELECT org.id,
+       $1::timestamptz,
+       jsonb_build_object('open', coalesce(s.open, 0), 'pending', coalesce(s.pending, 0),
+                          'resolved', coalesce(s.resolved, 0), 'closed', coalesce(s.closed, 0)),
+       jsonb_build_object('low', coalesce(p.low, 0), 'medium', coalesce(p.medium, 0),
+                          'high', coalesce(p.high, 0), 'urgent', coalesce(p.urgent, 0)),
+       frt.p[1], frt.p[2], mttr.p[1], mttr.p[2],
+       sla.pct,
+       coalesce(load.agent_load, '{}'::jsonb)
+FROM organizations org
+LEFT JOIN by_status s   ON s.organization_id = org.id
+LEFT JOIN by_priority p ON p.organization_id = org.id
+LEFT JOIN frt           ON frt.organization_id = org.id
+LEFT JOIN mttr          ON mttr.organization_id = org.id
+LEFT JOIN sla           ON sla.organization_id = org.id
+LEFT JOIN load          ON load.organization_id = org.id
+WHERE org.id = $3
+RETURNING id

@@ -49,6 +49,11 @@ async def build(url: str, orgs: int, tickets: int, days: int) -> list[uuid.UUID]
             created += await create_organizations(
                 conn, names[chunk : chunk + 100], agents=8, tickets=tickets, days=days
             )
+        # The baseline loop counts each organization's tickets by status; give it the index
+        # that makes that an index-only scan (the cycle itself reads kept counts instead).
+        await conn.execute(
+            "CREATE INDEX ix_tickets_org_status ON tickets (organization_id, status)"
+        )
         await conn.execute("VACUUM ANALYZE")
         total = await conn.fetchval("SELECT count(*) FROM tickets")
         mix = await conn.fetch("SELECT status, count(*) AS n FROM tickets GROUP BY 1 ORDER BY 1")

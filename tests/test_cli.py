@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -68,3 +69,26 @@ def test_migrate_seed_and_one_cycle_against_a_database(database_url: str) -> Non
     assert "3 organizations" in once.stdout
     url = run_cli("db-url", env=env)
     assert url.stdout.strip() == database_url
+
+
+def test_worker_stops_cleanly_on_sigterm(database_url: str) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ATUM_")}
+    environ.update({"ATUM_DATABASE_URL": database_url, "ATUM_SNAPSHOT_INTERVAL": "0.2"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atum_metrics", "worker"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:  # wait for the first cycle's log line
+            if "organizations in" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=10)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "worker stopped" in rest
+    assert "Traceback" not in rest

@@ -22,21 +22,25 @@ CREATE TABLE metrics_snapshots_default PARTITION OF metrics_snapshots DEFAULT;
 
 -- Every committed insert announces itself. NOTIFY is delivered only at commit (never for a
 -- rolled-back insert), and payloads are capped at 8000 bytes, so only the keys are sent.
-CREATE FUNCTION atum_announce_snapshot() RETURNS trigger
+-- A statement-level trigger: one call per INSERT, however many rows (a cycle inserts one per
+-- organization), instead of one call per row.
+CREATE FUNCTION atum_announce_snapshots() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('metrics_snapshots', json_build_object(
-        'organization_id', NEW.organization_id,
-        'id', NEW.id,
-        'snapshot_ts', to_char(NEW.snapshot_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    )::text);
+        'organization_id', organization_id,
+        'id', id,
+        'snapshot_ts', to_char(snapshot_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    )::text)
+    FROM new_rows;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER metrics_snapshots_announce
     AFTER INSERT ON metrics_snapshots
-    FOR EACH ROW EXECUTE FUNCTION atum_announce_snapshot();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION atum_announce_snapshots();
 
 -- Creates the daily partitions [first_day, first_day + days) that do not exist yet. Rows of
 -- those days already caught by the default partition move into the new partition.

@@ -1,13 +1,22 @@
 -- One worker cycle: every organization's snapshot at T = $1, window W = $2, in one statement.
 -- Metric definitions: CONTRACT.md section 4. The window is (T - W, T]; durations in minutes.
 WITH
+-- Counts by status come from the incrementally kept counts plus the deltas not folded yet
+-- (sql/migrations/0004), not from a count of every ticket.
+status_counts AS (
+    SELECT organization_id, status, sum(n) AS n
+    FROM (SELECT organization_id, status, n FROM ticket_status_counts
+          UNION ALL
+          SELECT organization_id, status, delta FROM ticket_status_deltas) AS kept
+    GROUP BY organization_id, status
+),
 by_status AS (
     SELECT organization_id,
-           count(*) FILTER (WHERE status = 'open')     AS open,
-           count(*) FILTER (WHERE status = 'pending')  AS pending,
-           count(*) FILTER (WHERE status = 'resolved') AS resolved,
-           count(*) FILTER (WHERE status = 'closed')   AS closed
-    FROM tickets
+           sum(n) FILTER (WHERE status = 'open')     AS open,
+           sum(n) FILTER (WHERE status = 'pending')  AS pending,
+           sum(n) FILTER (WHERE status = 'resolved') AS resolved,
+           sum(n) FILTER (WHERE status = 'closed')   AS closed
+    FROM status_counts
     GROUP BY organization_id
 ),
 by_priority AS (

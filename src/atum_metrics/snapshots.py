@@ -28,6 +28,7 @@ async def take_snapshots(
     started = time.perf_counter()
     async with conn.transaction():
         ts: datetime = at if at is not None else await conn.fetchval("SELECT now()")
+        await conn.execute(load_sql("fold_ticket_counts"))
         rows = await conn.fetch(load_sql("snapshot_cycle"), ts, window)
         elapsed_ms = (time.perf_counter() - started) * 1000
         await conn.execute(load_sql("record_cycle"), ts, len(rows), elapsed_ms)

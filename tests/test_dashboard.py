@@ -10,23 +10,31 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import jwt
 import orjson
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
 
 from atum_metrics import demo
-from atum_metrics.resources import load_sql
 from atum_metrics.settings import Settings
 from atum_metrics.snapshots import take_snapshots
 from atum_metrics.tokens import mint_token
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium (the Playwright browser download does not work here); override for others.
+CHROMIUM = Path(os.environ.get("ATUM_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -36,8 +44,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-WIDE = {"width": 1600, "height": 1000}
-NARROW = {"width": 390, "height": 844}
+WIDE: ViewportSize = {"width": 1600, "height": 1000}
+NARROW: ViewportSize = {"width": 390, "height": 844}
 LIVE_WITHIN_MS = 2000  # the issue: a new snapshot shows within 2 s of a worker cycle
 POLL_WITHIN_MS = 15000  # polling every 5 s (10 s after a failure), plus the fallback itself
 
@@ -76,14 +84,20 @@ def count(value: int) -> str:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> Path:
+    """Debian's Chromium: skip without it, except in CI, where a missing browser fails."""
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing and CI=true: apt-get install chromium")
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium to run the browser tests")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            executable_path=str(chromium), args=CHROMIUM_ARGS
         )
         yield launched
         await launched.close()
@@ -110,12 +124,12 @@ class Console:
 async def open_page(
     browser: Browser,
     *,
-    scheme: str = "light",
-    viewport: dict[str, int] = WIDE,
+    scheme: Literal["light", "dark"] = "light",
+    viewport: ViewportSize = WIDE,
 ) -> Page:
     context = await browser.new_context(
-        color_scheme=scheme,  # type: ignore[arg-type]
-        viewport=viewport,  # type: ignore[arg-type]
+        color_scheme=scheme,
+        viewport=viewport,
         locale="en-US",
         timezone_id="UTC",
     )
@@ -149,6 +163,16 @@ async def add_open_tickets(conn: asyncpg.Connection, org: uuid.UUID, n: int) -> 
         org,
         n,
     )
+
+
+async def tile_boxes(page: Page) -> list[dict[str, float]]:
+    boxes: list[dict[str, float]] = await page.evaluate(
+        """[...document.querySelectorAll('.tile')].map((tile) => {
+            const r = tile.getBoundingClientRect();
+            return {x: r.x, y: r.y, width: r.width, height: r.height};
+        })"""
+    )
+    return boxes
 
 
 def dashboard(live_server: str, token: str, query: str = "") -> str:
@@ -213,13 +237,38 @@ async def test_a_new_snapshot_appears_live_without_reload(
     await expect(open_count).to_have_text(count(before))
     await expect(page.locator("#conn-label")).to_have_text("Live")
     await page.evaluate("window.__sameDocument = true")
+    boxes = await tile_boxes(page)
 
-    await add_open_tickets(conn, org, 7)
+    await add_open_tickets(conn, org, 95)
     await take_snapshots(conn, settings.metrics_window)
 
-    await expect(open_count).to_have_text(count(before + 7), timeout=LIVE_WITHIN_MS)
+    await expect(open_count).to_have_text(count(before + 95), timeout=LIVE_WITHIN_MS)
     assert await page.evaluate("window.__sameDocument === true")
+    # Two more digits and new bars, and not a tile moved or grew.
+    assert await tile_boxes(page) == boxes
     await expect(page.locator("#conn-label")).to_have_text("Live")
+    assert console.errors == []
+
+
+async def test_nothing_to_measure_reads_as_a_dash_with_the_reason(
+    browser: Browser, live_server: str, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    (org,) = await demo.create_organizations(conn, ["Quiet Desk"], tickets=0)
+    page = await open_page(browser)
+    # Before the first cycle /live answers 404 no_snapshot, which Chromium logs by itself.
+    console = Console(page, allow=re.compile(r"status of 404"))
+    await page.goto(dashboard(live_server, token_for(settings, org.id)))
+    await expect(page.locator("#notice")).to_contain_text("No snapshot yet")
+
+    await take_snapshots(conn, settings.metrics_window)
+
+    await expect(page.locator("#notice")).to_be_hidden(timeout=LIVE_WITHIN_MS)
+    await expect(page.locator("#status-counts [data-key=open] dd")).to_have_text("0")
+    for metric in ("frt-p50", "frt-p95", "mttr-p50", "mttr-p95", "sla-value"):
+        await expect(page.locator(f"#{metric}")).to_have_text("—")
+    await expect(page.locator("#frt-hint")).to_contain_text("No first responses")
+    await expect(page.locator("#mttr-hint")).to_contain_text("No tickets resolved")
+    await expect(page.locator("#sla-hint")).to_contain_text("No SLA targets")
     assert console.errors == []
 
 
@@ -315,6 +364,22 @@ async def test_an_expired_token_shows_the_sign_in_prompt(
     assert console.errors == []
 
 
+async def test_a_token_that_expires_while_open_shows_the_sign_in_prompt(
+    browser: Browser, live_server: str, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    (org,) = await seed(conn, settings, "Acme Support")
+    short = mint_token(settings, org, admin=False, ttl=timedelta(seconds=3))
+    page = await open_page(browser)
+    console = Console(page)
+    await page.goto(dashboard(live_server, short))
+    await expect(page.locator("#conn-label")).to_have_text("Live")
+
+    await expect(page.locator("#signin-reason")).to_contain_text("expired", timeout=10_000)
+    await expect(page.locator("#board")).to_be_hidden()
+    assert await page.evaluate("sessionStorage.getItem('atum.token')") is None
+    assert console.errors == []
+
+
 async def test_a_token_the_server_refuses_shows_the_sign_in_prompt(
     browser: Browser, live_server: str, settings: Settings, conn: asyncpg.Connection
 ) -> None:
@@ -356,16 +421,80 @@ async def test_an_admin_picks_the_organization(
     assert console.errors == []
 
 
+# A day of helpdesk work replayed at past times, so that each past snapshot sees only what
+# had happened by then (the demo simulator works at now(), which would put it all at the end).
+HISTORY_STEPS = (
+    """
+    INSERT INTO tickets (organization_id, status, priority, assignee_id, created_at,
+                         first_response_due_at, resolution_due_at, updated_at)
+    SELECT a.organization_id, 'open', (ARRAY['low', 'medium', 'high', 'urgent'])[1 + n % 4],
+           a.id, $1::timestamptz, $1::timestamptz + interval '2 hours',
+           $1::timestamptz + interval '24 hours', $1::timestamptz
+    FROM (SELECT DISTINCT ON (organization_id) organization_id, id FROM agents
+          WHERE active ORDER BY organization_id, random()) a,
+         generate_series(1, 3) n
+    WHERE random() < 0.6
+    """,
+    """
+    UPDATE tickets SET first_response_at = $1, status = 'pending', updated_at = $1
+    WHERE status = 'open' AND first_response_at IS NULL AND created_at < $1 AND random() < 0.35
+    """,
+    """
+    UPDATE tickets SET status = 'resolved', resolved_at = $1, updated_at = $1
+    WHERE status = 'pending' AND first_response_at < $1 AND random() < 0.12
+    """,
+)
+
+
+async def replay_history(
+    conn: asyncpg.Connection, settings: Settings, start: datetime, steps: int, every: timedelta
+) -> None:
+    for step in range(1, steps + 1):
+        at = start + step * every
+        for statement in HISTORY_STEPS:
+            await conn.execute(statement, at)
+        await take_snapshots(conn, settings.metrics_window, at=at)
+
+
+def history_query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+async def test_trend_ranges_ask_history_for_points_sized_to_the_chart(
+    browser: Browser, live_server: str, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    (org,) = await seed(conn, settings, "Acme Support")
+    page = await open_page(browser)
+    console = Console(page)
+    is_history = re.compile(r"/api/v1/metrics/history\?")
+    async with page.expect_request(is_history) as first:
+        await page.goto(dashboard(live_server, token_for(settings, org)))
+    assert history_query((await first.value).url)["range"] == ["24h"]
+    await expect(page.get_by_role("radio", name="24 h")).to_have_attribute("aria-checked", "true")
+    await expect(page.locator(".plot .line.s0").first).to_be_attached()
+
+    # Keyboard: the range switch is a radio group; the left arrow moves from 24 h to 1 h.
+    await page.get_by_role("radio", name="24 h").focus()
+    async with page.expect_request(is_history) as second:
+        await page.keyboard.press("ArrowLeft")
+    query = history_query((await second.value).url)
+    await expect(page.get_by_role("radio", name="1 h")).to_have_attribute("aria-checked", "true")
+    await expect(page.get_by_role("radio", name="1 h")).to_be_focused()
+    width = await page.locator("[data-chart=backlog] svg").evaluate(
+        "svg => svg.getBoundingClientRect().width"
+    )
+    assert query["range"] == ["1h"]
+    assert query["max_points"] == [str(half_up(width / 3))]
+    assert console.errors == []
+
+
 async def test_screenshots_with_demo_data(
     browser: Browser, live_server: str, settings: Settings, conn: asyncpg.Connection
 ) -> None:
     """Light and dark, narrow and wide, with a day of history; one becomes docs/dashboard.png."""
-    orgs = await demo.create_organizations(conn, list(demo.DEMO_ORGANIZATIONS))
-    now = datetime.now(UTC)
-    for step in range(72, 0, -1):
-        await take_snapshots(conn, settings.metrics_window, at=now - timedelta(minutes=20 * step))
-        if step % 6 == 0:
-            await conn.execute(load_sql("simulate_step"))
+    start = datetime.now(UTC) - timedelta(hours=24)
+    orgs = await demo.create_organizations(conn, list(demo.DEMO_ORGANIZATIONS), now=start)
+    await replay_history(conn, settings, start, steps=72, every=timedelta(minutes=20))
     await take_snapshots(conn, settings.metrics_window)
     token = token_for(settings, orgs[0].id, admin=True)
     OUTPUT.mkdir(exist_ok=True)

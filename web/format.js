@@ -9,9 +9,6 @@ const clock = new Intl.DateTimeFormat(undefined, {
 const shortClock = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit", minute: "2-digit", hour12: false,
 });
-const dayClock = new Intl.DateTimeFormat(undefined, {
-  weekday: "short", hour: "2-digit", minute: "2-digit", hour12: false,
-});
 
 /** Minutes (float) as "45 s", "12 m", "4 h 12 m" or "3 d 5 h"; null as "—". */
 export function formatDuration(minutes) {
@@ -30,16 +27,19 @@ export function formatDuration(minutes) {
   return h ? `${days} d ${h} h` : `${days} d`;
 }
 
-/** A short duration for chart axes: "45 s", "12 m", "4.2 h", "3.1 d". */
-export function formatAxisDuration(minutes) {
-  if (minutes < 1) return `${Math.round(minutes * 60)} s`;
-  if (minutes < 60) return `${Math.round(minutes)} m`;
-  if (minutes < 1440) return `${trim(minutes / 60)} h`;
-  return `${trim(minutes / 1440)} d`;
+/** The unit a duration axis up to `maxMinutes` reads best in: [minutes per unit, symbol]. */
+export function durationUnit(maxMinutes) {
+  if (maxMinutes < 1) return [1 / 60, "s"];
+  if (maxMinutes < 90) return [1, "m"];
+  if (maxMinutes < 48 * 60) return [60, "h"];
+  return [1440, "d"];
 }
 
-function trim(value) {
-  return value >= 10 ? String(Math.round(value)) : value.toFixed(1).replace(/\.0$/, "");
+/** An axis label in a fixed unit: "0", "30 m", "2.5 h", "3 d". */
+export function formatInUnit(minutes, [size, symbol]) {
+  if (minutes === 0) return "0";
+  const value = minutes / size;
+  return `${Number.isInteger(value) ? value : Number(value.toFixed(1))} ${symbol}`;
 }
 
 export function formatCount(value) {
@@ -57,9 +57,14 @@ export function formatClock(iso) {
   return clock.format(new Date(iso));
 }
 
-/** A chart tick: hours and minutes, with the weekday when the span is long. */
-export function formatTick(date, spanMs) {
-  return spanMs > 36 * 3600 * 1000 ? dayClock.format(date) : shortClock.format(date);
+const weekday = new Intl.DateTimeFormat(undefined, { weekday: "short" });
+const weekdayDate = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric" });
+
+/** A chart tick: the time of day, the weekday at midnight, the day when ticks are days apart. */
+export function formatTick(date, stepMs) {
+  if (stepMs >= 86400e3) return weekdayDate.format(date);
+  if (date.getHours() === 0 && date.getMinutes() === 0) return weekday.format(date);
+  return shortClock.format(date);
 }
 
 /** Seconds since a moment, as "just now", "12 s ago", "3 m ago", "2 h ago". */

@@ -32,6 +32,7 @@ from atum_metrics.snapshots import take_snapshots
 
 WINDOW = timedelta(hours=24)
 PER_ORG_SQL = (Path(__file__).parent / "sql" / "snapshot_one_org.sql").read_text()
+LOOP_INDEXES = (Path(__file__).parent / "sql" / "loop_indexes.sql").read_text()
 
 
 def with_dbname(url: str, name: str) -> str:
@@ -84,6 +85,9 @@ async def time_loop(url: str, org_ids: list[uuid.UUID], runs: int) -> list[float
     """The seed's design: one statement per organization, in a loop, in one transaction."""
     conn = await asyncpg.connect(url, server_settings=session_settings("bench-loop"))
     try:
+        # Give the loop its best shot: indexes that lead with the organization.
+        await conn.execute(LOOP_INDEXES)
+        await conn.execute("ANALYZE tickets")
         times = []
         for _ in range(runs):
             started = time.perf_counter()

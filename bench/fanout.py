@@ -19,6 +19,8 @@ import os
 import platform
 import resource
 import secrets
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,9 +37,6 @@ from atum_metrics.demo import create_organizations
 from atum_metrics.settings import Settings
 from atum_metrics.snapshots import take_snapshots
 from atum_metrics.tokens import mint_token
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fanout_clients import percentile  # noqa: E402
 
 CLIENTS = Path(__file__).parent / "fanout_clients.py"
 WINDOW = timedelta(hours=24)
@@ -125,7 +124,9 @@ async def run_streams(
     rss0 = proc_rss_kb(pid)
     gc0 = await gc_pauses(args.base)
     client = Client("streams", args.base, args.tokens, str(n))
+    cpu_connect = proc_cpu_s(pid)
     connected = await client.ask({"cmd": "connect"})
+    cpu_connect = proc_cpu_s(pid) - cpu_connect
     commits, cpu = [], []
     for _ in range(args.cycles):
         await asyncio.sleep(0.5)
@@ -143,6 +144,7 @@ async def run_streams(
     return {
         "n": n,
         "connect_s": connected["seconds"],
+        "connect_server_cpu_s": cpu_connect,
         "p50_ms": report["p50_ms"],
         "p99_ms": report["p99_ms"],
         "max_ms": report["max_ms"],
@@ -180,6 +182,9 @@ async def run_polling(
         "p99_ms": report["p99_ms"],
         "requests_per_s": report["requests_per_s"],
         "queries_per_s": queries / elapsed,
+        "debug": {
+            k: report[k] for k in ("requests", "elapsed", "failed", "first_error", "observed")
+        },
     }
 
 
@@ -188,6 +193,20 @@ async def run_live(args: argparse.Namespace, unique: bool) -> dict[str, object]:
     report = await client.ask({"cmd": "run", "seconds": args.live_seconds})
     await client.close()
     return {"unique_tokens": unique, **report}
+
+
+async def sigterm_with_streams(
+    args: argparse.Namespace, server: subprocess.Popen[bytes], n: int
+) -> float:
+    """Open ``n`` streams, send SIGTERM, and time the server's exit."""
+    client = Client("streams", args.base, args.tokens, str(n))
+    await client.ask({"cmd": "connect"})
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    await asyncio.to_thread(server.wait, 30)
+    seconds = time.monotonic() - started
+    await client.close()
+    return seconds
 
 
 def mint_tokens(path: Path, secret: str, orgs: list[uuid.UUID], extra: int) -> None:
@@ -217,7 +236,7 @@ async def seed(url: str, orgs: int) -> list[uuid.UUID]:
         await conn.close()
 
 
-def start_server(url: str, secret: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, secret: str, port: int, variant: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "ATUM_DATABASE_URL": url,
@@ -225,9 +244,18 @@ def start_server(url: str, secret: str, port: int) -> subprocess.Popen[bytes]:
         "ATUM_SSE_MAX_PER_ORG": "100000",
         "ATUM_LOG_LEVEL": "WARNING",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "atum_metrics", "serve", "--port", str(port)], env=env
-    )
+    # FANOUT_PROFILE=<file>: run the server under cProfile (figures are then not comparable).
+    profile = os.environ.get("FANOUT_PROFILE")
+    wrapper = ["-m", "cProfile", "-o", profile] if profile else []
+    command = [sys.executable, *wrapper, "-m", "atum_metrics", "serve", "--port", str(port)]
+    if variant == "sse-starlette":
+        command = [
+            sys.executable,
+            str(Path(__file__).parent / "fanout_sse_starlette.py"),
+            str(port),
+        ]
+        os.environ["FANOUT_PATH"] = "/api/v1/bench/sse-starlette"  # read by the client processes
+    return subprocess.Popen(command, env=env)
 
 
 async def wait_ready(base: str) -> None:
@@ -247,16 +275,20 @@ def print_tables(
 ) -> None:
     print("\n## SSE push (one server process)\n")
     print(
-        "| streams | connect all | p50 commit→client | p99 | max | frames received | RSS/stream | CPU/cycle | reconnect all (Last-Event-ID) | replay queries | GC >50 ms | load |"
+        "| streams | connect all (server CPU) | p50 commit→client | p99 | max | frames received"
+        " | RSS/stream | CPU/cycle | reconnect all (Last-Event-ID) | replay queries | GC >50 ms"
+        " | load |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in streams:
         print(
-            f"| {r['n']:,} | {r['connect_s']:.2f} s | {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms "
+            f"| {r['n']:,} | {r['connect_s']:.2f} s ({r['connect_server_cpu_s']:.2f} s CPU) "
+            f"| {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms "
             f"| {r['max_ms']:.0f} ms | {r['received']:,}/{r['expected']:,} "
             f"| {r['rss_per_stream_kb']:.1f} KB | {r['cpu_per_cycle_s']:.2f} s "
             f"| {r['reconnect_s']:.2f} s ({r['reconnect_replayed']:,} replayed) "
-            f"| {r['reconnect_queries']} | {r['gc_over_50ms']} of {r['gc_collections']} | {r['load']} |"
+            f"| {r['reconnect_queries']} | {r['gc_over_50ms']} of {r['gc_collections']} "
+            f"| {r['load']} |"
         )
     print("\n## Baseline: polling /live every 5 s (same server, same run)\n")
     print("| pollers | p50 staleness | p99 staleness | requests/s | DB queries/s |")
@@ -276,7 +308,8 @@ def print_tables(
             else "one per organization (verified once, then cached)"
         )
         print(
-            f"| {kind} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['errors']} |"
+            f"| {kind} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.1f} ms "
+            f"| {r['p99_ms']:.1f} ms | {r['errors']} |"
         )
 
 
@@ -294,11 +327,18 @@ async def main() -> None:
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--gap", type=float, default=2.5, help="seconds after each cycle")
     parser.add_argument("--live-seconds", type=float, default=5.0)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--variant",
+        choices=["atum", "sse-starlette"],
+        default="atum",
+        help="the stream route to measure: ours, or the sse-starlette comparison",
+    )
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     print(
-        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.platform()}"
     )
     db = f"atum_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(args.database_url)
@@ -310,8 +350,13 @@ async def main() -> None:
         orgs = await seed(url, args.orgs)
         args.tokens = str(Path(f"/tmp/{db}_tokens.json"))
         mint_tokens(Path(args.tokens), secret, orgs, extra=60_000)
+        if not args.port:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                args.port = sock.getsockname()[1]
         args.base = f"http://127.0.0.1:{args.port}"
-        server = start_server(url, secret, args.port)
+        server = start_server(url, secret, args.port, args.variant)
+        print(f"server: {args.variant}", flush=True)
         await wait_ready(args.base)
         conn = await asyncpg.connect(url)
         streams = []
@@ -328,6 +373,11 @@ async def main() -> None:
             print(json.dumps(live[-1]), flush=True)
         await conn.close()
         print_tables(streams, polls, live)
+        if streams:
+            most = max(int(str(r["n"])) for r in streams)
+            seconds = await sigterm_with_streams(args, server, most)
+            print(f"\nSIGTERM with {most:,} open streams: the server exited in {seconds:.2f} s")
+            server = None
     finally:
         if server is not None:
             server.terminate()

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import resource
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
-MARK = b"event: snapshot\nid: "
+MARK = b"\nid: "  # in our frames and in sse-starlette's (which puts id first, lines end \r\n)
+PATH = os.environ.get("FANOUT_PATH", "/api/v1/metrics/stream").encode()
 ID_LEN = 36
 SOURCES = [f"127.0.0.{i}" for i in range(2, 10)]  # more source addresses, more client ports
 HANDSHAKES = 1000
@@ -34,8 +37,7 @@ class SseConn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
         transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
@@ -162,14 +164,20 @@ class Pollers:
 
     async def _poll(self, i: int) -> None:
         await asyncio.sleep(random.random() * 5)
-        reader, writer = await asyncio.open_connection(
-            self.host, self.port, local_addr=(SOURCES[i % len(SOURCES)], 0)
-        )
+        source = (SOURCES[i % len(SOURCES)], 0)
         auth = f"Authorization: Bearer {self.tokens[i % len(self.tokens)]}\r\n"
         etag = None
+        conn = None
         while True:
             cond = f"If-None-Match: {etag}\r\n" if etag else ""
-            status, fields = await http_get(reader, writer, "/api/v1/metrics/live", auth + cond)
+            try:
+                # uvicorn closes idle keep-alive connections after 5 s: reconnect, as browsers do.
+                if conn is None:
+                    conn = await asyncio.open_connection(self.host, self.port, local_addr=source)
+                status, fields = await http_get(*conn, "/api/v1/metrics/live", auth + cond)
+            except (OSError, asyncio.IncompleteReadError):
+                conn = None
+                continue
             self.requests += 1
             if status == 200:
                 if etag is not None:
@@ -196,6 +204,19 @@ class Pollers:
             "p50_ms": percentile(stale, 0.5),
             "p99_ms": percentile(stale, 0.99),
             "requests_per_s": self.requests / elapsed,
+            "requests": self.requests,
+            "elapsed": elapsed,
+            "failed": sum(
+                1 for t in self.tasks if t.done() and not t.cancelled() and t.exception()
+            ),
+            "first_error": next(
+                (
+                    repr(t.exception())
+                    for t in self.tasks
+                    if t.done() and not t.cancelled() and t.exception()
+                ),
+                None,
+            ),
             "observed": len(stale),
         }
 
@@ -237,8 +258,7 @@ async def live_load(
 
 
 async def serve(mode: str, base: str, token_file: str, size: str, *extra: str) -> None:
-    with open(token_file) as f:
-        tokens = json.load(f)
+    tokens = json.loads(Path(token_file).read_text())  # noqa: ASYNC240 (start-up, once)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -220,9 +220,13 @@ async def test_stream_cap_per_organization_is_429(
             async with open_stream(server.base_url, token(settings, orgs[1].id)) as stream:
                 assert stream.response.status_code == 200
         assert refused.status_code == 429 and refused.json()["error"] == "too_many_streams"
-        # Closed streams free their places.
-        async with open_stream(server.base_url, alpha) as stream:
-            assert stream.response.status_code == 200
+        # Closed streams free their places (a departed client is noticed within a second).
+        deadline = time.monotonic() + 5
+        status = 0
+        while status != 200 and time.monotonic() < deadline:
+            async with open_stream(server.base_url, alpha) as stream:
+                status = stream.response.status_code
+        assert status == 200
 
 
 async def test_shutdown_closes_open_streams_quickly(
@@ -239,3 +243,57 @@ async def test_shutdown_closes_open_streams_quickly(
                 with pytest.raises(EOFError):
                     await stream.next(seconds=5)
     assert seconds < 5
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_others_keep_up(
+    conn: asyncpg.Connection, settings: Settings
+) -> None:
+    # Large frames (an agent_load of 3,000 agents) fill the socket buffers in a few cycles.
+    (big,) = await demo.create_organizations(conn, ["Big"], agents=3000, tickets=0)
+    with running_server(settings.replace(sse_ping=60.0, sse_send_timeout=1.0)) as server:
+        host, port = server.base_url.removeprefix("http://").split(":")
+        _reader, writer = await _stalled_client(host, int(port), token(settings, big.id))
+        received: list[str] = []
+        async with open_stream(server.base_url, token(settings, big.id)) as healthy:
+            arrived = asyncio.Event()
+
+            async def drain() -> None:
+                while True:
+                    received.append((await healthy.next_event(seconds=60)).id or "")
+                    arrived.set()
+
+            draining = asyncio.create_task(drain())
+            samples = server.telemetry.registry
+            deadline = time.monotonic() + 60
+            last: dict[uuid.UUID, str] = {}
+            while not samples.get_sample_value("atum_sse_streams_dropped_total"):
+                assert time.monotonic() < deadline, "the stalled client was never dropped"
+                last = await cycle(conn, settings)
+            async with asyncio.timeout(10):
+                while not received or received[-1] != last[big.id]:
+                    arrived.clear()
+                    await arrived.wait()
+            draining.cancel()
+            assert samples.get_sample_value("atum_sse_streams_open") == 1  # the healthy one
+        writer.close()
+
+
+async def _stalled_client(
+    host: str, port: int, bearer: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A stream client with a tiny receive buffer that reads the headers and then nothing."""
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    request = (
+        f"GET /api/v1/metrics/stream HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {bearer}\r\n\r\n"
+    )
+    writer.write(request.encode())
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    return reader, writer

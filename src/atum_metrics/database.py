@@ -37,7 +37,11 @@ def read_url(settings: Settings) -> str:
 
 # Server-side TCP keep-alives: a client cut off by the network is noticed by Postgres in about
 # 10 + 5 * 4 = 30 s, which frees the advisory locks it held (ignored on Unix sockets).
-KEEPALIVES = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "4"}
+KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "4",
+}
 
 
 async def connect(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,21 @@ def test_worker_stops_cleanly_on_sigterm(database_url: str) -> None:
     assert proc.returncode == 0
     assert "worker stopped" in rest
     assert "Traceback" not in rest
+
+
+def test_up_on_a_taken_port_fails_with_one_error_and_no_traceback(
+    database_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "up",
+            "--port",
+            str(port),
+            env={"ATUM_DATABASE_URL": database_url, "ATUM_DATA_DIR": str(tmp_path)},
+        )
+    assert result.returncode == 1
+    assert f"did not start on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -96,7 +96,11 @@ def run_async(main: Callable[[asyncio.Event], Any]) -> Any:
             loop.add_signal_handler(sig, stop.set)
         return await main(stop)
 
-    return asyncio.run(runner())
+    try:
+        import uvloop  # comes with uvicorn[standard]; measurably faster at fan-out
+    except ImportError:
+        return asyncio.run(runner())
+    return uvloop.run(runner())
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace, Settings], int]]:

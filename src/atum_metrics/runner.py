@@ -10,9 +10,9 @@ from datetime import timedelta
 import asyncpg
 
 from atum_metrics import database, demo, migrations, tokens
-from atum_metrics.cli import EXIT_OK, run_async
+from atum_metrics.cli import EXIT_FAILURE, EXIT_OK, run_async
 from atum_metrics.retention import daily_hook
-from atum_metrics.server import run_server
+from atum_metrics.server import ServerError, run_server
 from atum_metrics.settings import Settings
 from atum_metrics.telemetry import Telemetry
 from atum_metrics.worker import Worker
@@ -24,8 +24,13 @@ DEMO_TOKEN_TTL = timedelta(days=7)
 
 def up(settings: Settings, host: str, port: int, *, demo: bool) -> int:
     settings = tokens.with_signing_key(settings)
-    run_async(lambda stop: _up(settings, host, port, stop, with_demo=demo))
-    return EXIT_OK
+    failed = False
+    try:
+        run_async(lambda stop: _up(settings, host, port, stop, with_demo=demo))
+    except* ServerError as group:  # e.g. the port is taken; the TaskGroup wraps it
+        logger.error("%s", group.exceptions[0])
+        failed = True
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 async def _prepare(settings: Settings, host: str, port: int, *, with_demo: bool) -> None:

@@ -172,6 +172,12 @@ def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     )
 
 
+async def _serve(server: uvicorn.Server) -> None:
+    # uvicorn calls sys.exit() when it cannot bind; the caller reports that, not a traceback.
+    with contextlib.suppress(SystemExit):
+        await server.serve()
+
+
 async def run_server(
     settings: Settings,
     host: str,
@@ -183,7 +189,7 @@ async def run_server(
     limit = raise_open_file_limit()
     app = create_app(settings, telemetry)
     server = _Server(_config(app, host, port))
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(_serve(server))
     stopping = asyncio.create_task(stop.wait())
     # uvicorn offers no "started" event to wait on; poll its flag.
     while not server.started and not serving.done():  # noqa: ASYNC110
@@ -211,10 +217,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from atum_metrics.tokens import with_signing_key
 
     settings = with_signing_key(settings)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
         run_async(lambda stop: run_server(settings, host, port, stop))
     except ServerError as exc:

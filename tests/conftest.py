@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -41,15 +43,21 @@ async def _migrate(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """The admin URL of the Postgres that tests use."""
     configured = os.environ.get("ATUM_TEST_DATABASE_URL")
     if configured:
         yield configured
         return
-    cluster = PgServerCluster(tmp_path_factory.mktemp("pg") / "data", keep_running=False)
-    yield cluster.url()
-    cluster.stop()
+    # Not under pytest's basetemp: pytest deletes old basetemps when another session starts,
+    # which would pull the data folder from under a suite still running beside it.
+    folder = Path(tempfile.mkdtemp(prefix="atum-test-pg-"))
+    cluster = PgServerCluster(folder / "data", keep_running=False)
+    try:
+        yield cluster.url()
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

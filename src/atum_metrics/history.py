@@ -40,7 +40,10 @@ def _instant(name: str, raw: str) -> datetime:
         raise _bad(f"bad_{name}", f"{name} is not an ISO-8601 date and time.") from None
     if value.tzinfo is None:
         raise _bad(f"bad_{name}", f"{name} needs a time zone (e.g. Z or +02:00).")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +14:00 falls before year 1 in UTC
+        raise _bad(f"bad_{name}", f"{name} is out of range.") from None
 
 
 def _max_points(raw: str | None) -> int:

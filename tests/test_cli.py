@@ -112,3 +112,19 @@ def test_up_on_a_taken_port_fails_with_one_error_and_no_traceback(
     assert result.returncode == 1
     assert f"did not start on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_token_without_a_configured_key_signs_with_the_data_dir_secret(tmp_path: Path) -> None:
+    import jwt
+
+    org = "7b0e1c52-9c7e-4b43-9d1a-0f8f4c1f2a11"
+    env = {"ATUM_DATA_DIR": str(tmp_path)}
+    first = run_cli("token", "--org", org, env=env)
+    second = run_cli("token", "--org", org, "--admin", env=env)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    secret = (tmp_path / "jwt_secret").read_text().strip()
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+    claims = jwt.decode(second.stdout.strip(), secret, algorithms=["HS256"])
+    assert claims["org_id"] == org
+    assert "metrics:admin" in claims["scope"].split()
+    assert jwt.decode(first.stdout.strip(), secret, algorithms=["HS256"])["org_id"] == org

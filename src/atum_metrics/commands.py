@@ -88,7 +88,9 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"--ttl: {exc}") from None
     from atum_metrics import tokens
 
-    print(tokens.mint_token(settings, org, admin=args.admin, ttl=ttl))
+    # With no key configured, the same data-dir secret that `up` and `serve` use.
+    signing = tokens.with_signing_key(settings)
+    print(tokens.mint_token(signing, org, admin=args.admin, ttl=ttl))
     return EXIT_OK
 
 

@@ -121,6 +121,17 @@ async def test_live_is_isolated_per_tenant_and_admin_may_choose(
     assert admin.status_code == 200 and admin.json()["id"] == str(beta_id)
 
 
+async def test_an_admin_naming_an_unknown_organization_gets_404(
+    client: httpx.AsyncClient, settings: Settings, orgs: list[demo.Organization]
+) -> None:
+    unknown = {"organization_id": str(uuid.uuid4())}
+    admin = auth(settings, orgs[0].id, admin=True)
+    for path in ("/api/v1/metrics/live", "/api/v1/metrics/history", "/api/v1/metrics/stream"):
+        response = await client.get(path, params=unknown, headers=admin)
+        assert response.status_code == 404, path
+        assert response.json()["error"] == "not_found", path
+
+
 async def test_history_returns_the_span_oldest_first_and_downsamples(
     client: httpx.AsyncClient,
     conn: asyncpg.Connection,

@@ -34,7 +34,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         ({"ATUM_METRICS_WINDOW": "24x"}, ["worker"], "ATUM_METRICS_WINDOW"),
         ({"ATUM_DATABASE_URL": "mysql://x"}, ["db-url"], "ATUM_DATABASE_URL"),
         ({"ATUM_SSE_MAX_PER_ORG": "lots"}, ["db-url"], "ATUM_SSE_MAX_PER_ORG"),
-        ({}, ["worker", "--interval", "0"], "ATUM_SNAPSHOT_INTERVAL"),
+        ({}, ["worker", "--interval", "0"], "--interval"),
+        ({"ATUM_JWT_PUBLIC_KEY": "garbage"}, ["serve"], "ATUM_JWT_PUBLIC_KEY"),
+        ({}, ["serve", "--port", "99999"], "--port"),
+        ({}, ["analytics", "DROP TABLE x"], "read-only"),
         ({}, ["token", "--org", "not-a-uuid"], "--org"),
         ({}, ["no-such-command"], "invalid choice"),
     ],
@@ -58,6 +61,7 @@ def test_settings_read_the_environment_and_flags_override() -> None:
     assert settings.sse_ping == 5.0
     with pytest.raises(SettingsError, match="ATUM_HISTORY_MAX_RANGE"):
         load_settings({"ATUM_HISTORY_MAX_RANGE": "0d"})
+    assert load_settings({"ATUM_SNAPSHOT_INTERVAL": "2m"}).snapshot_interval == 120.0
 
 
 def test_migrate_seed_and_one_cycle_against_a_database(database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Each metric of CONTRACT.md section 4 on hand-made tickets, edge cases included."""
+"""Each metric of docs/contract.md section 4 on hand-made tickets, edge cases included."""
 
 from __future__ import annotations
 

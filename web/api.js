@@ -1,5 +1,5 @@
 // Calls to /api/v1 with the bearer token. The stream URL is the only place the token goes into
-// a query string, because EventSource cannot send headers (CONTRACT.md section 5).
+// a query string, because EventSource cannot send headers (docs/contract.md section 5).
 
 export class AuthError extends Error {
   constructor(status, code, detail) {

@@ -1,6 +1,6 @@
 -- Baseline for bench/worker_cycle.py: the seed's design, one organization ($3) per statement,
 -- run in a loop over organizations. Same definitions as sql/queries/snapshot_cycle.sql.
--- Metric definitions: CONTRACT.md section 4. The window is (T - W, T]; durations in minutes.
+-- Metric definitions: docs/contract.md section 4. The window is (T - W, T]; durations in minutes.
 WITH
 by_status AS (
     SELECT organization_id,

@@ -1,4 +1,4 @@
--- The snapshot object of the HTTP API (CONTRACT.md section 5) as one line of JSON text, built
+-- The snapshot object of the HTTP API (docs/contract.md section 5) as one line of JSON text, built
 -- by Postgres so that the server encodes each snapshot once, whatever the number of
 -- subscribers. Every query that hands snapshots to the server goes through this one definition.
 CREATE FUNCTION atum_snapshot_json(s metrics_snapshots) RETURNS text

@@ -1,5 +1,5 @@
 -- One worker cycle: every organization's snapshot at T = $1, window W = $2, in one statement.
--- Metric definitions: CONTRACT.md section 4. The window is (T - W, T]; durations in minutes.
+-- Metric definitions: docs/contract.md section 4. The window is (T - W, T]; durations in minutes.
 WITH
 -- Counts by status come from the incrementally kept counts plus the deltas not folded yet
 -- (sql/migrations/0004), not from a count of every ticket.

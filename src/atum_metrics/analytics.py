@@ -72,8 +72,8 @@ def open_exports(files: Sequence[Path]) -> Any:
     return con
 
 
-def run_query(con: Any, sql: str) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
-    """Run one read-only statement; return column names, DuckDB type names and rows."""
+def check_statement(sql: str) -> None:
+    """Refuse anything but exactly one SELECT, before any file is opened."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -82,6 +82,11 @@ def run_query(con: Any, sql: str) -> tuple[list[str], list[str], list[tuple[Any,
         raise AnalyticsError(f"expected one SQL statement, got {len(statements)}")
     if statements[0].type not in READ_ONLY:
         raise AnalyticsError("analytics is read-only: only a SELECT statement is allowed")
+
+
+def run_query(con: Any, sql: str) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """Run one read-only statement; return column names, DuckDB type names and rows."""
+    check_statement(sql)
     try:
         relation = con.sql(sql)
         if relation is None:
@@ -149,6 +154,11 @@ def write_json(
 
 def main(settings: Settings, *, sql: str | None, output_format: str, out: TextIO) -> int:
     """``atum-metrics analytics``: exit 0, 2 for bad SQL, 1 when there is nothing exported."""
+    try:
+        check_statement(sql or load_sql("analytics_summary"))
+    except AnalyticsError as exc:
+        print(f"atum-metrics: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     files = export_files(settings.exports)
     if not files:
         print(

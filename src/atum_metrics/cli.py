@@ -1,4 +1,4 @@
-"""The ``atum-metrics`` console script: one subcommand per job, settings checked up front."""
+"""atum-metrics: live helpdesk metrics pushed from Postgres (one subcommand per job)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port (1-65535)")
+    return int(raw)
+
+
 def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
 
 
 def build_parser() -> argparse.ArgumentParser:

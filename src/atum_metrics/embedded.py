@@ -32,7 +32,7 @@ class PgServerCluster:
             from pgserver.postgres_server import get_server
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("starting embedded Postgres in %s", pgdata)
+        logger.info("embedded Postgres in %s (started if it was not running)", pgdata)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")

@@ -301,6 +301,10 @@ def main(settings: Settings, *, date: str | None, out: str | None) -> int:
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--out {str(directory)!r} is not a folder")
     try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {str(directory)!r} cannot be created: {exc.strerror}") from None
+    try:
         result = asyncio.run(export_day(settings, day, directory, progress=sys.stderr.isatty()))
     except (
         ExportError,

@@ -69,15 +69,26 @@ def parse_span(params: Mapping[str, str], max_range: timedelta, now: datetime) -
             raise _bad("bad_range", "range is a positive whole number with m, h or d, e.g. 24h.")
         length = timedelta(seconds=int(match.group(1)) * _UNIT[match.group(2)])
         if length > max_range:
-            raise _bad("bad_range", f"range is longer than the maximum of {max_range}.")
+            raise _bad("bad_range", f"range is longer than the maximum of {_human(max_range)}.")
         return Span(text, now - length, now, max_points)
     start = _instant("from", raw_from)
     end = now if raw_to is None else _instant("to", raw_to)
     if start >= end:
         raise _bad("bad_range", "from must be before to.")
     if end - start > max_range:
-        raise _bad("bad_range", f"The span from..to is longer than the maximum of {max_range}.")
+        raise _bad(
+            "bad_range", f"The span from..to is longer than the maximum of {_human(max_range)}."
+        )
     return Span(None, start, end, max_points)
+
+
+def _human(span: timedelta) -> str:
+    """``90d``, ``36h`` or ``90m``: a span the way ``range`` is written."""
+    seconds = int(span.total_seconds())
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT[unit] == 0:
+            return f"{seconds // _UNIT[unit]}{unit}"
+    return f"{seconds}s"
 
 
 def iso(value: datetime) -> str:

@@ -124,7 +124,7 @@ def main(settings: Settings) -> int:
     dropped = [o for o in outcomes if o.dropped]
     print(
         f"created {created} partition(s); dropped {len(dropped)} exported day(s);"
-        f" kept {len(outcomes) - len(dropped)} old day(s) (see warnings)"
+        f" kept {len(outcomes) - len(dropped)} old day(s)"
     )
     for outcome in outcomes:
         print(f"{outcome.day}  {'dropped' if outcome.dropped else 'kept'}  {outcome.reason}")

@@ -12,11 +12,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from atum_metrics import history as history_reads
-from atum_metrics.auth import organization_for, tenant_of
+from atum_metrics.auth import tenant_of
 from atum_metrics.errors import ApiError
 from atum_metrics.openapi import openapi
 from atum_metrics.resources import load_sql, resource_dir
-from atum_metrics.runtime import runtime_of
+from atum_metrics.runtime import organization_in_scope, runtime_of
 from atum_metrics.stream import StreamEndpoint
 from atum_metrics.worker import DB_ERRORS
 
@@ -34,7 +34,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 async def live(request: Request) -> Response:
     rt = runtime_of(request)
-    org = organization_for(request)
+    org = await organization_in_scope(request)
     frame = await rt.feed.latest(org, warm=rt.listener.live)
     if frame is None:
         raise ApiError(404, "no_snapshot", "This organization has no snapshot yet.")
@@ -47,7 +47,7 @@ async def live(request: Request) -> Response:
 
 async def history(request: Request) -> Response:
     rt = runtime_of(request)
-    org = organization_for(request)
+    org = await organization_in_scope(request)
     span = history_reads.parse_span(
         request.query_params, rt.settings.history_max_range, datetime.now(UTC)
     )

@@ -58,6 +58,7 @@ def _print_demo_help(
         f"  dashboard (admin, all organizations): {base}/desk/dashboard#token={admin}",
         f"  live stream of {orgs[0].name}:",
         f"    curl -N -H 'Authorization: Bearer {tenant}' {base}/api/v1/metrics/stream",
+        "  organizations: " + ", ".join(f"{o.name} {o.id}" for o in orgs),
         "  more tokens: atum-metrics token --org <organization id> [--admin]",
         "",
     ]

@@ -61,11 +61,17 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _positive_float(name: str, raw: str) -> float:
+def _seconds(name: str, raw: str) -> float:
+    """Seconds: a plain number (``0.5``, ``30``) or a duration (``90s``, ``5m``, ``1h``)."""
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
+        try:
+            return parse_duration(raw).total_seconds()
+        except ValueError:
+            raise SettingsError(
+                f"{name}={raw!r} is not a number of seconds or a duration like 30s, 5m or 1h"
+            ) from None
     if not value > 0:
         raise SettingsError(f"{name}={raw!r} must be greater than 0")
     return value
@@ -98,14 +104,14 @@ _CONVERTERS: dict[str, Any] = {
     "database_url": _url,
     "read_database_url": _url,
     "data_dir": lambda _n, raw: Path(raw).expanduser(),
-    "snapshot_interval": _positive_float,
+    "snapshot_interval": _seconds,
     "metrics_window": _duration,
     "jwt_secret": lambda _n, raw: raw,
-    "jwt_public_key": lambda _n, raw: raw,
-    "jwt_private_key": lambda _n, raw: raw,
-    "sse_ping": _positive_float,
+    "jwt_public_key": lambda n, raw: _pem(n, raw, private=False),
+    "jwt_private_key": lambda n, raw: _pem(n, raw, private=True),
+    "sse_ping": _seconds,
     "sse_replay_max": _positive_int,
-    "sse_send_timeout": _positive_float,
+    "sse_send_timeout": _seconds,
     "sse_max_per_org": _positive_int,
     "history_max_range": _duration,
     "export_dir": lambda _n, raw: Path(raw).expanduser(),
@@ -114,11 +120,33 @@ _CONVERTERS: dict[str, Any] = {
 }
 
 
+def _pem(name: str, raw: str, *, private: bool) -> str:
+    """A PEM key, checked now rather than at the first token (``\\n`` escapes allowed, as an
+    environment file often holds the key on one line)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    text = raw.replace("\\n", "\n") if "\n" not in raw else raw
+    try:
+        if private:
+            serialization.load_pem_private_key(text.encode(), password=None)
+        else:
+            serialization.load_pem_public_key(text.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        kind = "private" if private else "public"
+        raise SettingsError(f"{name} is not a PEM {kind} key") from None
+    return text
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"{name}={raw!r} is not one of DEBUG, INFO, WARNING, ERROR")
     return level
+
+
+# Flags whose name is not the setting's own (errors name what the user typed).
+FLAG_NAMES = {"snapshot_interval": "--interval"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -134,6 +162,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raw = overrides.get(field.name)
         if raw is None:
             raw = config(name, default=None)
+        else:
+            name = FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
         if raw is None or raw == "":
             continue
         if isinstance(raw, str):

@@ -15,11 +15,11 @@ from starlette.authentication import AuthenticationBackend, AuthenticationError
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
-from atum_metrics.auth import on_auth_error, organization_for, tenant_of
+from atum_metrics.auth import on_auth_error, tenant_of
 from atum_metrics.errors import ApiError, json_error
 from atum_metrics.hub import RETRY_MS, Frame, Hub, StreamsFull, Subscriber
 from atum_metrics.memory import FreezePolicy
-from atum_metrics.runtime import Runtime, runtime_of
+from atum_metrics.runtime import Runtime, organization_in_scope, runtime_of
 from atum_metrics.wire import Wire, chunk
 from atum_metrics.worker import wait_or_stop
 
@@ -81,7 +81,7 @@ async def serve_stream(
         if result is None:
             raise ApiError(401, "unauthorized", "A token is required.")
         scope["auth"], scope["user"] = result
-        rt, subscriber, last_id = _admit(conn)
+        rt, subscriber, last_id = await _admit(conn)
     except AuthenticationError as exc:
         await on_auth_error(conn, exc)(scope, receive, send)
         return
@@ -105,14 +105,14 @@ class StreamEndpoint:
     """The stream as a plain route (behind the middleware), for servers other than uvicorn."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rt, subscriber, last_id = _admit(HTTPConnection(scope))
+        rt, subscriber, last_id = await _admit(HTTPConnection(scope))
         await _run(rt, subscriber, last_id, receive, send)
 
 
-def _admit(conn: HTTPConnection) -> tuple[Runtime, Subscriber, str | None]:
+async def _admit(conn: HTTPConnection) -> tuple[Runtime, Subscriber, str | None]:
     """Checks and a place in the hub for a new stream, or an ApiError."""
     rt = runtime_of(conn)
-    org = organization_for(conn)
+    org = await organization_in_scope(conn)
     claims = tenant_of(conn)
     if rt.hub.closing:
         raise ApiError(503, "unavailable", "The server is shutting down.")
